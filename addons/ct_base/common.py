@@ -1,0 +1,27 @@
+"""Shared selections and helpers of the clinical-trial platform."""
+
+# The sixteen districts of Shanghai, keyed by pinyin.
+DISTRICTS = [
+    ('huangpu', "Huangpu"),
+    ('xuhui', "Xuhui"),
+    ('changning', "Changning"),
+    ('jingan', "Jing'an"),
+    ('putuo', "Putuo"),
+    ('hongkou', "Hongkou"),
+    ('yangpu', "Yangpu"),
+    ('minhang', "Minhang"),
+    ('baoshan', "Baoshan"),
+    ('jiading', "Jiading"),
+    ('pudong', "Pudong New Area"),
+    ('jinshan', "Jinshan"),
+    ('songjiang', "Songjiang"),
+    ('qingpu', "Qingpu"),
+    ('fengxian', "Fengxian"),
+    ('chongming', "Chongming"),
+    ]
+
+INSTITUTION_KINDS = [
+    ('clinical', "Clinical Trial Institution"),
+    ('nonclinical', "Non-clinical (GLP) Institution"),
+    ]
+
