@@ -1,0 +1,1 @@
+# Routes register themselves on import; the models are listed in tryton.cfg.
