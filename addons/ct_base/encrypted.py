@@ -163,6 +163,8 @@ class EncryptedMixin:
 
     @classmethod
     def get_encrypted(cls, records, names):
+        if isinstance(names, str):
+            return cls.get_encrypted(records, [names])[names]
         cipher = get_cipher()
         result = {n: {} for n in names}
         table = cls.__table__()
@@ -171,7 +173,7 @@ class EncryptedMixin:
         ids = [r.id for r in records]
         for sub_ids in grouped_slice(ids):
             cursor.execute(*table.select(
-                    table.id, *columns, where=table.id.in_(sub_ids)))
+                    table.id, *columns, where=table.id.in_(list(sub_ids))))
             for row in cursor:
                 for name, envelope in zip(names, row[1:]):
                     result[name][row[0]] = (

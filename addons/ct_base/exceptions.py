@@ -8,3 +8,7 @@ class InstitutionError(ValidationError):
 
 class JobError(UserError):
     pass
+
+
+class OutboxError(UserError):
+    pass

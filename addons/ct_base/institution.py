@@ -148,6 +148,8 @@ class Institution(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def get_counts(cls, institutions, names):
+        if isinstance(names, str):
+            return cls.get_counts(institutions, [names])[names]
         pool = Pool()
         cursor = Transaction().connection.cursor()
         ids = [i.id for i in institutions]
@@ -162,7 +164,7 @@ class Institution(DeactivableMixin, ModelSQL, ModelView):
             model, state = sources[name]
             table = pool.get(model).__table__()
             for sub_ids in grouped_slice(ids):
-                where = table.institution.in_(sub_ids)
+                where = table.institution.in_(list(sub_ids))
                 if state:
                     where &= table.state == state
                 cursor.execute(*table.select(

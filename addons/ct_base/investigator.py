@@ -74,6 +74,8 @@ class Investigator(
 
     @classmethod
     def get_masked(cls, investigators, names):
+        if isinstance(names, str):
+            return cls.get_masked(investigators, [names])[names]
         source = {n: n[:-len('_masked')] for n in names}
         values = cls.get_encrypted(investigators, list(set(source.values())))
         keep = {'id_number': (6, 4), 'phone': (3, 4)}
@@ -90,7 +92,7 @@ class Investigator(
         result = dict.fromkeys(ids, 0)
         for sub_ids in grouped_slice(ids):
             cursor.execute(*trial.select(trial.pi, Count(),
-                    where=trial.pi.in_(sub_ids)
+                    where=trial.pi.in_(list(sub_ids))
                     & (trial.state == 'ongoing'),
                     group_by=[trial.pi]))
             result.update(cursor)
