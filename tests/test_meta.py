@@ -6,12 +6,10 @@ and a model without a record rule to every institution: both must be
 explicit for each of our models.
 """
 import polib
-
 from trytond.model import ModelSQL, ModelStorage
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, with_transaction)
 from trytond.tests.test_tryton import TestCase as _TestCase
+from trytond.tests.test_tryton import activate_module, with_transaction
 from trytond.transaction import Transaction
 
 from .common import ADDONS, ct_modules

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 
-from trytond import config
+from trytond import backend, config
 from trytond.model import fields
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
@@ -70,7 +70,10 @@ class SM4GCMCipher(FieldCipher):
 
     def _gcm(self, nonce, tag=None):
         from cryptography.hazmat.primitives.ciphers import (
-            Cipher, algorithms, modes)
+            Cipher,
+            algorithms,
+            modes,
+        )
         return Cipher(algorithms.SM4(self._key), modes.GCM(nonce, tag))
 
     def encrypt(self, plaintext, aad):
@@ -171,7 +174,7 @@ class EncryptedMixin:
         cursor = Transaction().connection.cursor()
         columns = [getattr(table, f'{n}_cipher') for n in names]
         ids = [r.id for r in records]
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
             cursor.execute(*table.select(
                     table.id, *columns, where=table.id.in_(list(sub_ids))))
             for row in cursor:

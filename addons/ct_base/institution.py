@@ -1,8 +1,14 @@
 from sql.aggregate import Count
-
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin,
+    Index,
+    ModelSQL,
+    ModelView,
+    Unique,
+    fields,
+)
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
@@ -163,7 +169,7 @@ class Institution(DeactivableMixin, ModelSQL, ModelView):
         for name in names:
             model, state = sources[name]
             table = pool.get(model).__table__()
-            for sub_ids in grouped_slice(ids):
+            for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
                 where = table.institution.in_(list(sub_ids))
                 if state:
                     where &= table.state == state

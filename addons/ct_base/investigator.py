@@ -1,7 +1,6 @@
 from sql.aggregate import Count
-
-from trytond.model import (
-    DeactivableMixin, Index, ModelSQL, ModelView, fields)
+from trytond import backend
+from trytond.model import DeactivableMixin, Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -90,7 +89,7 @@ class Investigator(
         cursor = Transaction().connection.cursor()
         ids = [i.id for i in investigators]
         result = dict.fromkeys(ids, 0)
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
             cursor.execute(*trial.select(trial.pi, Count(),
                     where=trial.pi.in_(list(sub_ids))
                     & (trial.state == 'ongoing'),

@@ -32,7 +32,13 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
-from trytond.wizard import Button, StateAction, StateTransition, StateView, Wizard
+from trytond.wizard import (
+    Button,
+    StateAction,
+    StateTransition,
+    StateView,
+    Wizard,
+)
 
 from .exceptions import JobError
 
@@ -264,7 +270,6 @@ class Job(ModelSQL, ModelView):
     @classmethod
     def _run(cls, job_id):
         pool = Pool()
-        User = pool.get('res.user')
         transaction = Transaction()
 
         with transaction.new_transaction() as t:

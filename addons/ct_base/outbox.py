@@ -14,12 +14,11 @@ import datetime
 import json
 import logging
 
-from sql import Null
-
 import trytond.config as config
+from sql import Null
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 

@@ -32,6 +32,7 @@ class Simulator:
             self.messages = []      # accepted messages, one per key
             self.responses = {}     # key -> (status, body)
             self.calls = []         # every request: (key, operation, status)
+            self.in_flight = set()  # keys being processed
             self._fail = []         # statuses for the next calls
             self._stall = []        # seconds for the next calls
 
@@ -75,12 +76,6 @@ class Simulator:
     def handle(self, operation, key, body):
         "Return (status, response body dict, extra headers)"
         with self.lock:
-            stall = self._stall.pop(0) if self._stall else 0
-        if stall:
-            # A slow receiver: the client times out, but the message is
-            # still processed; the client's retry gets the replayed answer.
-            time.sleep(stall)
-        with self.lock:
             if not key:
                 self.calls.append((key, operation, 400))
                 return 400, {'error': 'Idempotency-Key header required'}, {}
@@ -88,22 +83,36 @@ class Simulator:
                 status, response = self.responses[key]
                 self.calls.append((key, operation, status))
                 return status, response, {'Idempotent-Replayed': 'true'}
-            if self._fail:
-                status = self._fail.pop(0)
-                self.calls.append((key, operation, status))
-                return status, {'error': 'simulated failure'}, {}
-            try:
-                payload = json.loads(body or b'{}')
-            except ValueError:
-                self.calls.append((key, operation, 400))
-                return 400, {'error': 'invalid JSON'}, {}
-            response = {'id': str(uuid.uuid4()), 'status': 'accepted'}
-            self.messages.append({
-                    'key': key, 'operation': operation, 'payload': payload,
-                    'received': time.time()})
-            self.responses[key] = (200, response)
-            self.calls.append((key, operation, 200))
-            return 200, response, {}
+            if key in self.in_flight:
+                self.calls.append((key, operation, 409))
+                return 409, {'error': 'a request with this key is running'}, {}
+            self.in_flight.add(key)
+            stall = self._stall.pop(0) if self._stall else 0
+            fail = self._fail.pop(0) if self._fail else None
+        try:
+            if stall:
+                # A slow receiver: the client times out but the message is
+                # still processed; the client's retry gets the replay.
+                time.sleep(stall)
+            with self.lock:
+                if fail:
+                    self.calls.append((key, operation, fail))
+                    return fail, {'error': 'simulated failure'}, {}
+                try:
+                    payload = json.loads(body or b'{}')
+                except ValueError:
+                    self.calls.append((key, operation, 400))
+                    return 400, {'error': 'invalid JSON'}, {}
+                response = {'id': str(uuid.uuid4()), 'status': 'accepted'}
+                self.messages.append({
+                        'key': key, 'operation': operation,
+                        'payload': payload, 'received': time.time()})
+                self.responses[key] = (200, response)
+                self.calls.append((key, operation, 200))
+                return 200, response, {}
+        finally:
+            with self.lock:
+                self.in_flight.discard(key)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,5 +1,11 @@
 from trytond.model import (
-    DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin,
+    Index,
+    ModelSQL,
+    ModelView,
+    Unique,
+    fields,
+)
 from trytond.pyson import Eval
 
 from .common import DISTRICTS, INSTITUTION_KINDS

@@ -6,7 +6,10 @@ import os
 import unittest
 
 from trytond.tests.test_tryton import (
-    doctest_checker, doctest_setup, doctest_teardown)
+    doctest_checker,
+    doctest_setup,
+    doctest_teardown,
+)
 
 OPTIONFLAGS = (doctest.REPORT_ONLY_FIRST_FAILURE | doctest.ELLIPSIS
     | doctest.IGNORE_EXCEPTION_DETAIL)
