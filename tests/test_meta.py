@@ -123,7 +123,8 @@ class MetaTestCase(_TestCase):
                     Translation.translation_export('zh_CN', module)
                     .decode('utf-8'))
                 missing = [f'{e.msgctxt} {e.msgid!r}'
-                    for e in exported if e.msgid and not e.msgstr]
+                    for e in exported
+                    if e.msgid and (not e.msgstr or 'fuzzy' in e.flags)]
                 self.assertFalse(missing,
                     f"{module}: {len(missing)} strings without zh_CN "
                     "translation (run tools/export-translations):\n"
