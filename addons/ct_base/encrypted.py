@@ -157,7 +157,7 @@ class EncryptedMixin:
             default[f'{name}_cipher'] = None
         copies = super().copy(records, default=default)
         values = cls.get_encrypted(records, names)
-        for record, copy in zip(records, copies):
+        for record, copy in zip(records, copies, strict=True):
             for name in names:
                 if values[name].get(record.id):
                     cls.set_encrypted(
@@ -178,7 +178,7 @@ class EncryptedMixin:
             cursor.execute(*table.select(
                     table.id, *columns, where=table.id.in_(list(sub_ids))))
             for row in cursor:
-                for name, envelope in zip(names, row[1:]):
+                for name, envelope in zip(names, row[1:], strict=True):
                     result[name][row[0]] = (
                         cipher.decrypt(
                             envelope, cls._encryption_aad(name, row[0]))
