@@ -872,6 +872,11 @@ def generate(scale=1.0, seed=42, reference_date=REFERENCE_DATE, log=None):
                 'ct_institution': inst_ids[n],
                 'groups': [('add', [institution_group])],
                 })
+    if 'password_changed' in User._fields:
+        # ct_security's policy: demo passwords are fresh, not to be changed
+        now = dt.datetime.now()
+        for value in values:
+            value.update(password_changed=now, password_must_change=False)
     User.create(values)
     _log(log, "%d users in %.1fs", len(values), time.monotonic() - t0)
     return {

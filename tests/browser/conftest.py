@@ -27,7 +27,11 @@ CHROMIUM_ARGS = [
     '--disable-component-update', '--no-first-run', '--disable-sync',
     ]
 DATABASE = 'ctdb'
-PASSWORD = 'ct-browser-2025'
+# Every module, so that what ct_security adds (headers, session checks)
+# is exercised by the real web client.
+MODULES = sorted(p.name for p in (REPO / 'addons').glob('ct_*')
+    if (p / 'tryton.cfg').exists())
+PASSWORD = 'Ct#Browser-2026'
 BIN = Path(sys.executable).parent
 
 SEED = '''
@@ -142,6 +146,10 @@ web_assets = {WEB_ASSETS}
 
 [password]
 length = 8
+
+[ct_security]
+# The forced change at first login is covered by ct_security's tests.
+password_force_change = False
 ''')
     log = directory / 'trytond.log'
     (directory / f'{DATABASE}.sqlite').touch()
@@ -150,7 +158,7 @@ length = 8
     with open(log, 'a') as out:
         result = subprocess.run([
                 BIN / 'trytond-admin', '-c', conf, '-d', DATABASE,
-                '-u', 'ct_base', '--activate-dependencies',
+                '-u', *MODULES, '--activate-dependencies',
                 '--email', 'admin@example.com'],
             stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
             env={**_env(), **env})
