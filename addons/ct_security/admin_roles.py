@@ -9,6 +9,7 @@ user's groups is written to the audit log.
 """
 from collections import defaultdict
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool, PoolMeta
@@ -50,7 +51,8 @@ class UserGroup(metaclass=PoolMeta):
         user_group = cls.user_group_all_table()
         cursor = Transaction().connection.cursor()
         held = defaultdict(set)
-        for sub_ids in grouped_slice(list(user_ids)):
+        for sub_ids in grouped_slice(
+                list(user_ids), backend.MAX_QUERY_PARAMS):
             cursor.execute(*user_group.select(
                     user_group.user, user_group.group,
                     where=user_group.user.in_(list(sub_ids))
