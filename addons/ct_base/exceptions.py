@@ -12,3 +12,7 @@ class JobError(UserError):
 
 class OutboxError(UserError):
     pass
+
+
+class CalendarError(ValidationError):
+    pass

@@ -14,6 +14,7 @@ from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .changelog import ChangeLogMixin
 from .common import DISTRICTS, INSTITUTION_KINDS
 from .exceptions import InstitutionError
 
@@ -28,7 +29,8 @@ GRADES = [
     ]
 
 
-class Institution(DeactivableMixin, ModelSQL, ModelView):
+class Institution(
+        ChangeLogMixin, DeactivableMixin, ModelSQL, ModelView):
     "A clinical trial institution or a non-clinical (GLP) institution"
     __name__ = 'ct.institution'
     __string__ = "Institution"

@@ -6,6 +6,7 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .changelog import ChangeLogMixin
 from .encrypted import EncryptedMixin, encrypted_field, mask
 
 TITLES = [
@@ -25,11 +26,13 @@ TITLES = [
 
 
 class Investigator(
-        EncryptedMixin, DeactivableMixin, ModelSQL, ModelView):
+        ChangeLogMixin, EncryptedMixin, DeactivableMixin, ModelSQL,
+        ModelView):
     "A researcher of an institution; PIs lead trials"
     __name__ = 'ct.investigator'
     __string__ = "Investigator"
     _history = True
+    _changelog_masked = {'id_number', 'phone'}
 
     name = fields.Char("Name", required=True, strip=True)
     id_number = encrypted_field(fields.Char("ID Number"))

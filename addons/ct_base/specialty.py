@@ -8,6 +8,7 @@ from trytond.model import (
 )
 from trytond.pyson import Eval
 
+from .changelog import ChangeLogMixin
 from .common import DISTRICTS, INSTITUTION_KINDS
 
 STATES = [
@@ -17,7 +18,8 @@ STATES = [
     ]
 
 
-class Specialty(DeactivableMixin, ModelSQL, ModelView):
+class Specialty(
+        ChangeLogMixin, DeactivableMixin, ModelSQL, ModelView):
     "A filed professional group (专业) of an institution"
     __name__ = 'ct.specialty'
     __string__ = "Specialty"

@@ -1,6 +1,8 @@
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pyson import Eval
 
+from .changelog import ChangeLogMixin
+
 PHASES = [
     ('i', "Phase I"),
     ('ii', "Phase II"),
@@ -24,7 +26,7 @@ STATES = [
     ]
 
 
-class Trial(ModelSQL, ModelView):
+class Trial(ChangeLogMixin, ModelSQL, ModelView):
     "A drug clinical trial project run at an institution"
     __name__ = 'ct.trial'
     __string__ = "Trial"
