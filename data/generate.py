@@ -658,6 +658,17 @@ class Plan:
 
 # --- loading --------------------------------------------------------------
 
+def _sibling(name):
+    "Import data/<name>.py whether or not data/ is on sys.path"
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+        f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'ct_demo_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _log(log, message, *args):
     if log:
         log(message % args if args else message)
@@ -879,6 +890,13 @@ def generate(scale=1.0, seed=42, reference_date=REFERENCE_DATE, log=None):
             value.update(password_changed=now, password_must_change=False)
     User.create(values)
     _log(log, "%d users in %.1fs", len(values), time.monotonic() - t0)
+    extra = {}
+    if 'ct.inspection' in dict(pool.iterobject()):
+        generate_inspections = _sibling('inspections').generate_inspections
+        t0 = time.monotonic()
+        extra = generate_inspections(seed, reference_date, bulk_insert,
+            allocate_ids, log=log)
+        _log(log, "inspection history in %.1fs", time.monotonic() - t0)
     return {
         'institutions': len(inst_ids),
         'clinical': sum(1 for r in plan.institutions
@@ -893,6 +911,7 @@ def generate(scale=1.0, seed=42, reference_date=REFERENCE_DATE, log=None):
         'trials': len(trial_ids),
         'projects': plan.projects,
         'users': len(values),
+        **extra,
         }
 
 
