@@ -107,6 +107,12 @@ class JobProgress:
     def update(self, done, total=None, message=None, force=False):
         "Record that done of total items are processed"
         values = self._values(done, total, message)
+        if (backend.name == 'sqlite'
+                and Transaction().connection.in_transaction):
+            # SQLite has one writer: the job's own uncommitted writes hold
+            # the lock the progress transaction would wait for (and time
+            # out on). Progress is best effort; the result is not.
+            return
         if (not force and (total is None or done < total)
                 and time.monotonic() - self._last < self.interval):
             return

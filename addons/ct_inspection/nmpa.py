@@ -9,6 +9,7 @@ import json
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.ct_base.bulk import allocate_ids, bulk_create, bulk_insert
 from trytond.modules.ct_base.changelog import ChangeLogMixin
 from trytond.pool import Pool
 from trytond.rpc import RPC
@@ -296,6 +297,7 @@ class Batch(ChangeLogMixin, ModelSQL, ModelView):
                     'clause': clause.id if clause else None,
                     'clause_code': row.clause_code,
                     'clause_text': clause.title if clause else None,
+                    'item_class': clause.item_class if clause else None,
                     'description': row.defect or row.clause_code,
                     'severity': severity,
                     'default_severity': default,
@@ -313,90 +315,140 @@ class Batch(ChangeLogMixin, ModelSQL, ModelView):
         return f'nmpa:{institution_id}:{date_start.isoformat()}:{number}'
 
     def write_plan(self, plan, progress=None):
-        """Create what is new in one transaction; skip what exists."""
+        """Insert what is new in this transaction; skip what exists.
+
+        The rows were validated by the parser and by plan(): they are
+        inserted in bulk (ct_base.bulk), the import itself being recorded
+        by the batch.
+        """
         pool = Pool()
         Inspection = pool.get('ct.inspection')
+        InspectionSpecialty = pool.get('ct.inspection-ct.specialty')
+        SpecialtyConclusion = pool.get('ct.inspection.specialty_conclusion')
         Defect = pool.get('ct.inspection.defect')
         Rectification = pool.get('ct.rectification')
-        SpecialtyConclusion = pool.get('ct.inspection.specialty_conclusion')
+        Calendar = pool.get('ct.calendar.day')
+        config = pool.get('ct.inspection.configuration')(1)
         inspections, defects = plan['inspections'], plan['defects']
         total = len(defects) + len(inspections)
+        cursor = Transaction().connection.cursor()
+        inspection_t = Inspection.__table__()
+        defect_t = Defect.__table__()
+
+        existing = {}
+        keys = list(inspections)
+        for i in range(0, len(keys), CHUNK):
+            cursor.execute(*inspection_t.select(
+                    inspection_t.external_key, inspection_t.id,
+                    where=inspection_t.external_key.in_(keys[i:i + CHUNK])))
+            existing.update(cursor)
+        new_keys = [k for k in keys if k not in existing]
+        judgement = gettext(
+            'ct_inspection.msg_nmpa_judgement', filename=self.filename)
+        rows = [{
+                'institution': inspections[k]['institution'],
+                'source': 'nmpa',
+                'inspection_type': inspections[k]['inspection_type'],
+                'date_start': inspections[k]['date_start'],
+                'date_end': max(inspections[k]['date_end'],
+                    inspections[k]['date_start']),
+                'conclusion': inspections[k]['conclusion'],
+                'judgement': judgement,
+                'external_key': k,
+                'nmpa_batch': self.id,
+                'state': 'concluded',
+                'number': None,
+                } for k in new_keys]
+        ids = allocate_ids(Inspection, len(rows))
+        for id_, row in zip(ids, rows, strict=True):
+            row['id'] = id_
+            row['number'] = f"JC{row['date_start'].year}-{id_:06d}"
+            existing[row['external_key']] = id_
         done = 0
-        with without_check_access(), Transaction().set_context(
-                _ct_inspection_import=True, _ct_changelog_off=True):
-            existing = {}
-            keys = list(inspections)
-            for i in range(0, len(keys), CHUNK):
-                for inspection in Inspection.search([
-                            ('external_key', 'in', keys[i:i + CHUNK])]):
-                    existing[inspection.external_key] = inspection.id
-            new_keys = [k for k in keys if k not in existing]
-            vlist = []
-            for key in new_keys:
-                values = inspections[key]
-                vlist.append({
+        for i in range(0, len(rows), CHUNK):
+            bulk_insert(Inspection, rows[i:i + CHUNK])
+            done += len(rows[i:i + CHUNK])
+            if progress:
+                progress.update(done, total)
+
+        links, conclusions = [], []
+        for key in new_keys:
+            values = inspections[key]
+            for specialty_id in sorted(values['specialties']):
+                links.append({
+                        'inspection': existing[key],
+                        'specialty': specialty_id})
+                conclusions.append({
+                        'inspection': existing[key],
                         'institution': values['institution'],
-                        'source': 'nmpa',
-                        'inspection_type': values['inspection_type'],
-                        'date_start': values['date_start'],
-                        'date_end': max(values['date_end'],
-                            values['date_start']),
+                        'specialty': specialty_id,
                         'conclusion': values['conclusion'],
-                        'judgement': gettext(
-                            'ct_inspection.msg_nmpa_judgement',
-                            filename=self.filename),
-                        'specialties': [(
-                                'add', sorted(values['specialties']))],
-                        'external_key': key,
-                        'nmpa_batch': self.id,
-                        'state': 'concluded',
+                        'judgement': judgement,
                         })
-            created = []
-            for i in range(0, len(vlist), CHUNK):
-                created += Inspection.create(vlist[i:i + CHUNK])
-                done += len(vlist[i:i + CHUNK])
-                if progress:
-                    progress.update(done, total)
-            for inspection in created:
-                existing[inspection.external_key] = inspection.id
-            import_keys = [d['import_key'] for d in defects]
-            known = set()
-            for i in range(0, len(import_keys), CHUNK):
-                known.update(d.import_key for d in Defect.search([
-                            ('import_key', 'in', import_keys[i:i + CHUNK])]))
-            new_defects, duplicate_rows = [], set()
-            for values in defects:
-                if values['import_key'] in known:
-                    duplicate_rows.add(values['row'])
-                    continue
-                known.add(values['import_key'])
-                values = values.copy()
-                key = values.pop('external_key')
-                values.pop('row')
-                values['inspection'] = existing[key]
-                new_defects.append(values)
-            for i in range(0, len(new_defects), CHUNK):
-                Defect.create(new_defects[i:i + CHUNK])
-                done += len(new_defects[i:i + CHUNK])
-                if progress:
-                    progress.update(done, total)
-            inspections_ = Inspection.browse([i.id for i in created])
-            SpecialtyConclusion.sync(inspections_)
-            Rectification.open_for(inspections_)
+        bulk_create(InspectionSpecialty, links)
+        bulk_create(SpecialtyConclusion, conclusions)
+
+        import_keys = [d['import_key'] for d in defects]
+        known = set()
+        for i in range(0, len(import_keys), CHUNK):
+            cursor.execute(*defect_t.select(defect_t.import_key,
+                    where=defect_t.import_key.in_(import_keys[i:i + CHUNK])))
+            known.update(k for k, in cursor)
+        new_defects, duplicate_rows, with_defects = [], set(), set()
+        for values in defects:
+            if values['import_key'] in known:
+                duplicate_rows.add(values['row'])
+                continue
+            known.add(values['import_key'])
+            values = values.copy()
+            key = values.pop('external_key')
+            values['inspection'] = existing[key]
+            values['institution'] = inspections[key]['institution']
+            values.pop('row')
+            with_defects.add(values['inspection'])
+            new_defects.append(values)
+        for i in range(0, len(new_defects), CHUNK):
+            bulk_create(Defect, new_defects[i:i + CHUNK])
+            done += len(new_defects[i:i + CHUNK])
+            if progress:
+                progress.update(done, total)
+
+        rectifications = []
+        for key in new_keys:
+            values = inspections[key]
+            inspection_id = existing[key]
+            if (inspection_id not in with_defects
+                    and values['conclusion'] in {None, 'compliant'}):
+                continue
+            end = max(values['date_end'], values['date_start'])
+            rectifications.append({
+                    'inspection': inspection_id,
+                    'institution': values['institution'],
+                    'plan_due': Calendar.add_working_days(
+                        end, config.plan_days),
+                    'report_due': Calendar.add_working_days(
+                        end, config.rectification_days),
+                    'state': 'waiting_plan',
+                    'return_count': 0,
+                    })
+        bulk_create(Rectification, rectifications)
+        if progress:
+            progress.update(total, total, force=True)
+
         rows_total = sum(len(v['rows']) for v in inspections.values())
-        # Rows of inspections that existed, without a new defect, are
-        # duplicates too (inspections without defects have one row).
+        # Rows of inspections that existed and brought no new defect are
+        # duplicates too (an inspection without defects has one row).
+        new_defect_rows = {d['row'] for d in defects
+            if d['row'] not in duplicate_rows}
         for key, values in inspections.items():
             if key not in new_keys:
                 duplicate_rows.update(
-                    r for r in values['rows'] if r not in {
-                        d['row'] for d in defects
-                        if d['import_key'] not in duplicate_rows})
+                    r for r in values['rows'] if r not in new_defect_rows)
         duplicates = len(duplicate_rows)
         return {
             'rows_imported': rows_total - duplicates,
             'rows_duplicate': duplicates,
-            'inspections_created': len(created),
+            'inspections_created': len(new_keys),
             }
 
 
