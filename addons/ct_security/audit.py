@@ -48,6 +48,11 @@ EVENTS = [
     ('session_evicted', "Session Evicted"),
     ('group_added', "Group Added"),
     ('group_removed', "Group Removed"),
+    ('totp_verified', "Second Factor Verified"),
+    ('totp_failed', "Second Factor Failed"),
+    ('totp_enrolled', "Second Factor Enrolled"),
+    ('totp_reset', "Second Factor Reset"),
+    ('totp_policy', "Second Factor Policy Changed"),
     ]
 
 

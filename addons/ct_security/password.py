@@ -320,13 +320,26 @@ class User(metaclass=PoolMeta):
         user_id = super()._login_password(login, parameters)
         if user_id:
             reason = cls._password_change_reason(user_id, login, parameters)
-            if reason:
-                cls._change_password_at_login(user_id, reason, parameters)
+            if reason and not cls._change_password_at_login(
+                    user_id, reason, parameters):
+                return None
         return user_id
 
     @classmethod
+    def _check_further_factors(cls, user_id, login, parameters):
+        """Prove the factors configured after the password (hook)
+
+        Called before a password is changed during the login: the new
+        password is written only once the whole login would succeed
+        (see totp.py). Return False to refuse the login."""
+        return True
+
+    @classmethod
     def _change_password_at_login(cls, user_id, reason, parameters):
-        "Ask for a new password (LoginException) and set it"
+        """Ask for a new password (LoginException) and set it
+
+        Return True once the password is changed, False if a further
+        factor refused the login."""
         new = parameters.get('new_password')
         if not new:
             raise LoginException(
@@ -347,9 +360,12 @@ class User(metaclass=PoolMeta):
             raise LoginException('new_password_confirm',
                 gettext('ct_security.msg_password_mismatch'),
                 type='password')
+        if not cls._check_further_factors(user_id, user.login, parameters):
+            return False
         with Transaction().set_user(user_id), without_check_access():
             cls.write([user], {'password': new})
         logger.info("password of user %s changed at login", user_id)
+        return True
 
 
 class UserPasswordHistory(ModelSQL):
