@@ -2,6 +2,7 @@
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.ct_base.changelog import ChangeLogMixin
+from trytond.modules.ct_base.signature import SignedDocumentMixin
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.report import Report
@@ -17,10 +18,15 @@ CONCLUSIONS = [
 _LOCKED = Eval('state') == 'approved'
 
 
-class Evaluation(ChangeLogMixin, Workflow, ModelSQL, ModelView):
+class Evaluation(
+        SignedDocumentMixin, ChangeLogMixin, Workflow, ModelSQL,
+        ModelView):
     "A comprehensive evaluation of an institution or one of its specialties"
     __name__ = 'ct.evaluation'
     __string__ = "Comprehensive Evaluation"
+    _signed_fields = [
+        'institution', 'specialty', 'date', 'evaluators', 'inspection',
+        'conclusion', 'summary', 'approved_by', 'approved_date']
 
     institution = fields.Many2One(
         'ct.institution', "Institution", required=True,
@@ -122,8 +128,9 @@ class Evaluation(ChangeLogMixin, Workflow, ModelSQL, ModelView):
             cls, mode, evaluations, values=None, external=False):
         super().check_modification(
             mode, evaluations, values=values, external=external)
-        if mode == 'write' and set(values) <= {
-                'state', 'approved_by', 'approved_date'}:
+        if mode == 'write' and (set(values) <= {
+                    'state', 'approved_by', 'approved_date'}
+                or Transaction().context.get('_ct_signing')):
             return
         if mode in {'write', 'delete'}:
             for evaluation in evaluations:
@@ -141,6 +148,7 @@ class Evaluation(ChangeLogMixin, Workflow, ModelSQL, ModelView):
                 'approved_by': Transaction().user or None,
                 'approved_date': Date.today(),
                 })
+        cls.sign_documents(evaluations)
 
 
 class EvaluationReport(Report):

@@ -5,6 +5,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.modules.ct_base.changelog import ChangeLogMixin
+from trytond.modules.ct_base.signature import SignedDocumentMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
@@ -32,7 +33,8 @@ def _internal_write():
     "True while the server numbers or imports records (never over RPC)"
     context = Transaction().context
     return bool(context.get('_ct_inspection_numbering')
-        or context.get('_ct_inspection_import'))
+        or context.get('_ct_inspection_import')
+        or context.get('_ct_signing'))
 
 
 class LockedByInspectionMixin:
@@ -65,11 +67,17 @@ class LockedByInspectionMixin:
         return super().create(vlist)
 
 
-class Inspection(ChangeLogMixin, Workflow, ModelSQL, ModelView):
+class Inspection(
+        SignedDocumentMixin, ChangeLogMixin, Workflow, ModelSQL,
+        ModelView):
     "A supervision inspection of an institution"
     __name__ = 'ct.inspection'
     __string__ = "Inspection"
     _rec_name = 'number'
+    _signed_fields = [
+        'number', 'institution', 'specialties', 'source', 'inspection_type',
+        'date_start', 'date_end', 'inspectors', 'conclusion', 'judgement',
+        'concluded_by', 'concluded_date']
 
     number = fields.Char("Number", readonly=True)
     institution = fields.Many2One(
@@ -275,6 +283,19 @@ class Inspection(ChangeLogMixin, Workflow, ModelSQL, ModelView):
         default.setdefault('rectifications')
         return super().copy(inspections, default=default)
 
+    def signed_extra(self):
+        "The defects and specialty conclusions are part of the report"
+        return {
+            'defects': [[d.clause_code, d.specialty.id if d.specialty
+                    else None, d.default_severity, d.severity,
+                    d.regrade_reason, d.description]
+                for d in sorted(self.defects, key=lambda d: d.id)],
+            'specialty_conclusions': [[c.specialty.id, c.conclusion,
+                    c.judgement]
+                for c in sorted(self.specialty_conclusions,
+                    key=lambda c: c.id)],
+            }
+
     @classmethod
     def get_defect_counts(cls, inspections, names):
         pool = Pool()
@@ -394,6 +415,7 @@ class Inspection(ChangeLogMixin, Workflow, ModelSQL, ModelView):
                 'concluded_by': Transaction().user or None,
                 'concluded_date': Date.today(),
                 })
+        cls.sign_documents(inspections)
         Rectification.open_for(inspections)
 
     @classmethod

@@ -1,9 +1,11 @@
-"""Verify the audit chain from the command line.
+"""Verify the audit chain and the signed documents from the command line.
 
     python -m trytond.modules.ct_security.audit_verify -c trytond.conf -d DB
 
-Exit status 0 when the chain is intact, 1 when a row was modified, inserted
-or deleted (the first bad row is printed), 2 on usage errors.
+Exit status 0 when the chain is intact and every signed document matches
+its SM2 signature, 1 when an audit row was modified, inserted or deleted
+(the first bad row is printed) or a signed document was changed (each is
+printed), 2 on usage errors.
 """
 import argparse
 import os
@@ -30,14 +32,25 @@ def main(argv=None):
     pool = Pool(args.database)
     pool.init()
     with Transaction().start(args.database, 0, readonly=True):
+        from .key import install
+        from .signing import verify_all
+        install()
         AuditLog = pool.get('ct.audit.log')
+        status = 0
         bad, count, reason = AuditLog.verify_report()
         if bad is None:
             print(f"audit chain valid: {count} rows")
-            return 0
-        print(f"audit chain BROKEN at sequence {bad.sequence} (id {bad.id}):"
-            f" {reason}; {count} rows read")
-        return 1
+        else:
+            print(f"audit chain BROKEN at sequence {bad.sequence} "
+                f"(id {bad.id}): {reason}; {count} rows read")
+            status = 1
+        for model, _, valid, tampered in verify_all():
+            print(f"{model}: {valid} valid signatures, "
+                f"{len(tampered)} tampered")
+            for record in tampered:
+                print(f"  TAMPERED {model},{record.id}: {record.rec_name}")
+                status = 1
+        return status
 
 
 if __name__ == '__main__':

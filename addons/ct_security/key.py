@@ -403,8 +403,12 @@ class ProviderFieldCipher(FieldCipher):
 
 def install():
     "Self-test the provider (fail closed) and plug it into ct_base"
+    from trytond.modules.ct_base.signature import set_signer
+
+    from .signing import ProviderSigner
     get_provider(KEY_STORE)
     set_cipher(ProviderFieldCipher())
+    set_signer(ProviderSigner())
 
 
 class Cron(metaclass=PoolMeta):
