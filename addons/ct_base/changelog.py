@@ -181,6 +181,24 @@ class ChangeLogMixin:
         return _plain(field, getattr(record, name, None))
 
     @classmethod
+    def check_modification(cls, mode, records, values=None, external=False):
+        # Record rules before any business rule: a refusal must not tell
+        # anything (state, name) about another institution's record.
+        if external and mode in {'write', 'delete'} and records:
+            with Transaction().set_context(_check_access=True):
+                cls.read([r.id for r in records], ['id'])
+        super().check_modification(
+            mode, records, values=values, external=external)
+
+    @classmethod
+    def copy(cls, records, default=None):
+        # Tryton's copy reads the originals without access checks: check
+        # the user may read them (record rules) before anything is done.
+        if Transaction().context.get('_check_access'):
+            cls.read([r.id for r in records], ['id'])
+        return super().copy(records, default=default)
+
+    @classmethod
     def _changelog_off(cls):
         # Bulk imports log their batch instead of every row; the key starts
         # with '_' so RPC clients cannot set it.
