@@ -31,8 +31,10 @@ CtChart.register('inspection_defects', function(data) {
                 barMaxWidth: 18,
                 itemStyle: {color: colors[serie.key]},
                 tooltip: {formatter: function(p) {
-                    return p.name + ' ' + (data.clauses.titles[p.dataIndex] || '') +
-                        '<br/>' + p.seriesName + ': ' + p.value;
+                    // The tooltip is HTML: escape the texts from the database
+                    var esc = echarts.format.encodeHTML;
+                    return esc(p.name + ' ' + (data.clauses.titles[p.dataIndex] || '')) +
+                        '<br/>' + esc(p.seriesName) + ': ' + p.value;
                 }},
                 data: serie.data,
             };
