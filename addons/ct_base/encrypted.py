@@ -16,6 +16,7 @@ import os
 
 from trytond import backend, config
 from trytond.model import fields
+from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
@@ -131,7 +132,7 @@ def mask(value, keep_start=3, keep_end=4):
 def encrypted_field(field):
     "Wrap ``field`` as an encrypted Function field"
     return fields.Function(
-        field, 'get_encrypted', setter='set_encrypted')
+        field, 'get_encrypted_field', setter='set_encrypted')
 
 
 class EncryptedMixin:
@@ -142,11 +143,45 @@ class EncryptedMixin:
     def _encryption_aad(cls, name, record_id):
         return f'{cls._table}|{name}|{record_id}'.encode()
 
+    # Groups (module.xml_id) whose users read the clear values; everybody
+    # else with read access gets them masked (310101********1234).
+    _encrypted_readers = (
+        'ct_base.group_regulator', 'ct_base.group_inspector',
+        'ct_base.group_reviewer', 'ct_base.group_institution',
+        )
+
     @classmethod
     def _encrypted_names(cls):
         return [n for n, f in cls._fields.items()
             if isinstance(f, fields.Function)
-            and f.getter == 'get_encrypted']
+            and f.getter in {'get_encrypted', 'get_encrypted_field'}]
+
+    @classmethod
+    def may_read_clear(cls):
+        "True when the user may see the decrypted values"
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        transaction = Transaction()
+        # Getters run without access checks even for users' reads, so the
+        # user decides. Server code needing the clear value of another
+        # user's record reads it with get_encrypted (or as root).
+        if transaction.user == 0:
+            return True
+        allowed = {ModelData.get_id(*xml_id.split('.', 1))
+            for xml_id in cls._encrypted_readers}
+        return bool(allowed & set(User.get_groups()))
+
+    @classmethod
+    def get_encrypted_field(cls, records, names):
+        "The getter of the fields: clear or masked depending on the user"
+        if isinstance(names, str):
+            return cls.get_encrypted_field(records, [names])[names]
+        result = cls.get_encrypted(records, names)
+        if not cls.may_read_clear():
+            result = {n: {i: mask(v) for i, v in values.items()}
+                for n, values in result.items()}
+        return result
 
     @classmethod
     def copy(cls, records, default=None):

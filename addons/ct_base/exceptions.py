@@ -16,3 +16,7 @@ class OutboxError(UserError):
 
 class CalendarError(ValidationError):
     pass
+
+
+class AttachmentError(ValidationError):
+    pass
