@@ -190,3 +190,53 @@ class NmpaImportTestCase(unittest.TestCase):
         self.assertEqual(done, total)
         self.assertEqual(total, EXPECTED['B']['inspections']
             + EXPECTED['B']['defects'])
+
+    @with_transaction()
+    def test_wizard_preview_then_import(self):
+        "The wizard previews counts and uncertain matches, then imports"
+        pool = Pool()
+        Wizard = pool.get('ct.nmpa.import', type='wizard')
+        Batch = pool.get('ct.nmpa.batch')
+        Inspection = pool.get('ct.inspection')
+        Institution = pool.get('ct.institution')
+        institutions = self.make_institutions()
+        # The file names 上海中医药大学附属龙华医院 (no credit code): a record
+        # named differently only resembles it, a person must confirm
+        longhua, = [i for i in institutions
+            if i.name == '上海中医药大学附属龙华医院']
+        Institution.write([longhua], {'name': '上海中医药大学龙华分院'})
+        expected = EXPECTED['B']
+        data = (SAMPLES / expected['file']).read_bytes()
+        start = {'file_': data, 'filename': expected['file']}
+
+        session_id, _, _ = Wizard.create()
+        result = Wizard.execute(session_id, {'start': start}, 'parse')
+        preview = result['view']['defaults']
+        self.assertEqual(preview['rows_read'], expected['rows_read'])
+        self.assertEqual(preview['inspections'], expected['inspections'])
+        self.assertFalse(preview['background'])
+        match, = preview['matches']
+        self.assertEqual(match['name'], '上海中医药大学附属龙华医院')
+        self.assertEqual(match['institution'], longhua.id)
+        self.assertTrue(75 <= match['score'] < 90)
+
+        # Not confirmed: its rows are rejected and nothing is imported
+        Wizard.execute(session_id, {'start': start,
+                'preview': dict(preview, matches=[])}, 'import_')
+        Wizard.delete(session_id)
+        failed, = Batch.search([])
+        self.assertEqual(failed.state, 'failed')
+        self.assertEqual(Inspection.search_count([]), 0)
+
+        # Confirmed: everything is imported, those rows to that institution
+        session_id, _, _ = Wizard.create()
+        result = Wizard.execute(session_id, {'start': start}, 'parse')
+        preview = result['view']['defaults']
+        Wizard.execute(session_id, {'start': start, 'preview': preview},
+            'import_')
+        Wizard.delete(session_id)
+        done, = Batch.search([('id', '!=', failed.id)])
+        self.assertEqual(done.state, 'done', done.message)
+        self.assertEqual(done.inspections_created, expected['inspections'])
+        self.assertEqual(Inspection.search_count(
+                [('institution', '=', longhua.id)]), 1)
