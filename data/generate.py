@@ -800,12 +800,21 @@ def generate(scale=1.0, seed=42, reference_date=REFERENCE_DATE, log=None):
     # One hash for all (salted once): hashing is deliberately slow
     password_hash = User.hash_password(DEMO_PASSWORD)
     values = []
+    # Extra groups of modules that may be activated: the demo regulator
+    # also manages the risk rules.
+    extra_groups = {'regulator': [('ct_risk', 'group_risk_manager')]}
     for login, name, group in ROLE_USERS:
+        groups = [ModelData.get_id('ct_base', group)]
+        for module, xml_id in extra_groups.get(login, []):
+            try:
+                groups.append(ModelData.get_id(module, xml_id))
+            except KeyError:
+                pass
         values.append({
                 'login': login,
                 'name': name,
                 'password_hash': password_hash,
-                'groups': [('add', [ModelData.get_id('ct_base', group)])],
+                'groups': [('add', groups)],
                 })
     institution_group = ModelData.get_id('ct_base', 'group_institution')
     for n, login in enumerate(INSTITUTION_USERS):

@@ -73,6 +73,21 @@ with Transaction().start(database, 0) as transaction:
                             ModelData.get_id('ct_base', 'group_institution')])],
                 'ct_institution': institutions[0].id,
                 }])
+    if 'ct.inspection' in dict(pool.iterobject()):
+        import datetime as dt
+        Inspection = pool.get('ct.inspection')
+        Defect = pool.get('ct.inspection.defect')
+        for institution, day in [(institutions[0], 3), (institutions[1], 10)]:
+            inspection, = Inspection.create([{
+                        'institution': institution.id,
+                        'date_start': dt.date(2025, 9, day),
+                        'date_end': dt.date(2025, 9, day + 2),
+                        'conclusion': 'rectify', 'judgement': '整改后评定',
+                        }])
+            Inspection.start([inspection])
+            Defect.create([{'inspection': inspection.id,
+                        'severity': 'major', 'description': '原始记录修改未留痕'}])
+            Inspection.conclude([inspection])
     transaction.commit()
 '''
 
@@ -213,15 +228,20 @@ def out_dir():
 
 @pytest.fixture(scope='session')
 def zh_cn():
-    """The zh_CN translations of ct_base by (msgctxt, msgid).
+    """The zh_CN translations of the modules by (msgctxt, msgid), ct_base's
+    winning where xml ids repeat across modules.
 
     An untranslated or fuzzy entry gives its source text: it is what
     Tryton shows (fuzzy translations are not used).
     """
-    po = polib.pofile(str(REPO / 'addons' / 'ct_base' / 'locale' / 'zh_CN.po'))
-    return {(e.msgctxt, e.msgid): e.msgid
-        if not e.msgstr or 'fuzzy' in e.flags else e.msgstr
-        for e in po if not e.obsolete}
+    result = {}
+    for module in sorted(MODULES, key=lambda m: m == 'ct_base'):
+        po = polib.pofile(
+            str(REPO / 'addons' / module / 'locale' / 'zh_CN.po'))
+        result.update({(e.msgctxt, e.msgid): e.msgid
+                if not e.msgstr or 'fuzzy' in e.flags else e.msgstr
+                for e in po if not e.obsolete})
+    return result
 
 
 class Sao:

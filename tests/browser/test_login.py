@@ -124,3 +124,27 @@ def test_institution_user(sao, names, out_dir):
         sao, names, out_dir / 'institution-chart.png')
     assert option['xAxis'][0]['data'] == [names['huangpu']]
     assert sum(sum(s['data']) for s in option['series']) == 1
+
+
+def test_institution_rectification(sao, zh_cn, out_dir):
+    "An institution user finds its own rectification, in Chinese"
+    menu_inspection = zh_cn[('model:ir.ui.menu,name:menu_inspection',
+            "Inspections")]
+    menu_rectification = zh_cn[(
+            'model:ir.ui.menu,name:menu_rectification_form',
+            "Rectifications")]
+    waiting = zh_cn[('selection:ct.rectification,state:',
+            "Waiting for Plan")]
+    report_due = zh_cn[('field:ct.rectification,report_due:', "Report Due")]
+    for text in [menu_inspection, menu_rectification, waiting, report_due]:
+        assert CJK.search(text), text
+    sao.login('ruijin')
+    sao.open_menu(zh_cn[('model:ir.ui.menu,name:menu_ct',
+                "Clinical Trial Supervision")], menu_inspection,
+        menu_rectification)
+    sao.list_view().locator('tbody tr').first.wait_for()
+    assert report_due in sao.column_labels()
+    rows = sao.rows()
+    assert len(rows) == 1, rows
+    assert '瑞金医院' in rows[0] and waiting in rows[0], rows
+    sao.page.screenshot(path=str(out_dir / 'institution-rectification.png'))
