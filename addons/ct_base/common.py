@@ -25,3 +25,12 @@ INSTITUTION_KINDS = [
     ('nonclinical', "Non-clinical (GLP) Institution"),
     ]
 
+
+
+def rec_name_domain(clause, names):
+    """The search_rec_name domain matching any of the fields names (all of
+    them for a negative operator)"""
+    _, operator, operand, *extra = clause
+    bool_op = 'AND' if operator.startswith('!') or operator.startswith(
+        'not ') else 'OR'
+    return [bool_op] + [(name, operator, operand, *extra) for name in names]

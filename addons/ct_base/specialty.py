@@ -9,7 +9,7 @@ from trytond.model import (
 from trytond.pyson import Eval
 
 from .changelog import ChangeLogMixin
-from .common import DISTRICTS, INSTITUTION_KINDS
+from .common import DISTRICTS, INSTITUTION_KINDS, rec_name_domain
 
 STATES = [
     ('active', "Active"),
@@ -72,13 +72,7 @@ class Specialty(
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        bool_op = 'AND' if operator.startswith('!') or operator.startswith(
-            'not ') else 'OR'
-        return [bool_op,
-            ('name', operator, operand, *extra),
-            ('institution.rec_name', operator, operand, *extra),
-            ]
+        return rec_name_domain(clause, ['name', 'institution.rec_name'])
 
     def get_institution_field(self, name):
         return getattr(self.institution, name)

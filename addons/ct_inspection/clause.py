@@ -12,6 +12,7 @@ from trytond.model import (
     Unique,
     fields,
 )
+from trytond.modules.ct_base.common import rec_name_domain
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
@@ -129,13 +130,7 @@ class Clause(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        bool_op = 'AND' if operator.startswith('!') or operator.startswith(
-            'not ') else 'OR'
-        return [bool_op,
-            ('code', operator, operand, *extra),
-            ('title', operator, operand, *extra),
-            ]
+        return rec_name_domain(clause, ['code', 'title'])
 
     @classmethod
     def read_workbook(cls, filename, data):

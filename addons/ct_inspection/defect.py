@@ -2,6 +2,7 @@
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.ct_base.changelog import ChangeLogMixin
+from trytond.modules.ct_base.common import rec_name_domain
 from trytond.pool import Pool
 from trytond.pyson import Eval
 
@@ -92,13 +93,7 @@ class Defect(LockedByInspectionMixin, ChangeLogMixin, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        bool_op = 'AND' if operator.startswith('!') or operator.startswith(
-            'not ') else 'OR'
-        return [bool_op,
-            ('clause_code', operator, operand, *extra),
-            ('description', operator, operand, *extra),
-            ]
+        return rec_name_domain(clause, ['clause_code', 'description'])
 
     @classmethod
     def _complete(cls, vlist):

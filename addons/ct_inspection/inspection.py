@@ -5,6 +5,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.modules.ct_base.changelog import ChangeLogMixin
+from trytond.modules.ct_base.common import rec_name_domain
 from trytond.modules.ct_base.signature import SignedDocumentMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
@@ -221,13 +222,7 @@ class Inspection(
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        bool_op = 'AND' if operator.startswith('!') or operator.startswith(
-            'not ') else 'OR'
-        return [bool_op,
-            ('number', operator, operand, *extra),
-            ('institution.rec_name', operator, operand, *extra),
-            ]
+        return rec_name_domain(clause, ['number', 'institution.rec_name'])
 
     @classmethod
     def create(cls, vlist):

@@ -212,6 +212,15 @@ class Rectification(ChangeLogMixin, Workflow, ModelSQL, ModelView):
                         rectification=r.rec_name))
 
     @classmethod
+    def _apply(cls, rectifications, action, states, transition):
+        "Refuse a wrong state, then run the transition"
+        cls.check_state(rectifications, states, action)
+        # The state is written by the transition only: without access
+        # checks here, while a direct write of it over RPC stays refused.
+        with without_check_access():
+            transition(rectifications)
+
+    @classmethod
     def check_state(cls, rectifications, states, action):
         "Refuse an action from a state it does not start from (RPC too)."
         for r in rectifications:
@@ -265,11 +274,7 @@ class Rectification(ChangeLogMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def submit_plan(cls, rectifications):
-        cls.check_state(rectifications, {'waiting_plan'}, 'submit_plan')
-        # The state is written by the transition only: without access
-        # checks here, while a direct write of it over RPC stays refused.
-        with without_check_access():
-            cls._submit_plan(rectifications)
+        cls._apply(rectifications, 'submit_plan', {'waiting_plan'}, cls._submit_plan)
 
     @classmethod
     @Workflow.transition('plan_submitted')
@@ -286,11 +291,7 @@ class Rectification(ChangeLogMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def submit_report(cls, rectifications):
-        cls.check_state(rectifications, {'plan_submitted', 'returned'}, 'submit_report')
-        # The state is written by the transition only: without access
-        # checks here, while a direct write of it over RPC stays refused.
-        with without_check_access():
-            cls._submit_report(rectifications)
+        cls._apply(rectifications, 'submit_report', {'plan_submitted', 'returned'}, cls._submit_report)
 
     @classmethod
     @Workflow.transition('report_submitted')
@@ -311,11 +312,7 @@ class Rectification(ChangeLogMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def accept(cls, rectifications):
-        cls.check_state(rectifications, {'report_submitted'}, 'accept')
-        # The state is written by the transition only: without access
-        # checks here, while a direct write of it over RPC stays refused.
-        with without_check_access():
-            cls._accept(rectifications)
+        cls._apply(rectifications, 'accept', {'report_submitted'}, cls._accept)
 
     @classmethod
     @Workflow.transition('accepted')
@@ -330,11 +327,7 @@ class Rectification(ChangeLogMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def return_(cls, rectifications):
-        cls.check_state(rectifications, {'report_submitted'}, 'return_')
-        # The state is written by the transition only: without access
-        # checks here, while a direct write of it over RPC stays refused.
-        with without_check_access():
-            cls._return_(rectifications)
+        cls._apply(rectifications, 'return_', {'report_submitted'}, cls._return_)
 
     @classmethod
     @Workflow.transition('returned')
