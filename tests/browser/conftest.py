@@ -88,6 +88,12 @@ with Transaction().start(database, 0) as transaction:
             Defect.create([{'inspection': inspection.id,
                         'severity': 'major', 'description': '原始记录修改未留痕'}])
             Inspection.conclude([inspection])
+    if 'ct.risk.rule' in dict(pool.iterobject()):
+        Rule = pool.get('ct.risk.rule')
+        Signal = pool.get('ct.risk.signal')
+        Rule.patrol(Rule.search([('monitor', '=', 'inspection_conclusion')]))
+        Signal.apply_action(Signal.search(
+                [('institution', '=', institutions[0].id)]), 'push', {})
     transaction.commit()
 '''
 

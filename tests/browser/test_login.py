@@ -148,3 +148,47 @@ def test_institution_rectification(sao, zh_cn, out_dir):
     assert len(rows) == 1, rows
     assert '瑞金医院' in rows[0] and waiting in rows[0], rows
     sao.page.screenshot(path=str(out_dir / 'institution-rectification.png'))
+
+
+def menu_name(zh_cn, xml_id):
+    names = [v for (ctx, _), v in zh_cn.items()
+        if ctx == f'model:ir.ui.menu,name:{xml_id}']
+    assert names and CJK.search(names[0]), xml_id
+    return names[0]
+
+
+@pytest.mark.parametrize('path', [
+        ('menu_platform', 'menu_job_form'),
+        ('menu_platform', 'menu_change_log_form'),
+        ('menu_inspection', 'menu_defect_form'),
+        ('menu_inspection', 'menu_nmpa_batch_form'),
+        ('menu_risk', 'menu_signal_form'),
+        ('menu_risk', 'menu_run_form'),
+        ])
+def test_regulator_lists(sao, zh_cn, out_dir, path):
+    "The regulator's lists open without a script error"
+    errors = []
+    sao.page.on('pageerror', lambda error: errors.append(str(error)))
+    sao.login('regulator')
+    sao.open_menu(menu_name(zh_cn, 'menu_ct'),
+        *[menu_name(zh_cn, m) for m in path])
+    sao.list_view()
+    sao.page.wait_for_timeout(500)
+    assert not errors, errors
+    labels = sao.column_labels()
+    assert labels and all(CJK.search(label) for label in labels
+        if label.strip() and label != 'ID'), labels
+    sao.page.screenshot(path=str(out_dir / f'list-{path[-1]}.png'))
+
+
+def test_institution_signal(sao, zh_cn, out_dir):
+    "An institution user sees the signal pushed to it, and only that"
+    sao.login('ruijin')
+    sao.open_menu(menu_name(zh_cn, 'menu_ct'),
+        menu_name(zh_cn, 'menu_risk'),
+        menu_name(zh_cn, 'menu_signal_institution'))
+    sao.list_view().locator('tbody tr').first.wait_for()
+    rows = sao.rows()
+    assert len(rows) == 1, rows
+    assert '瑞金医院' in rows[0] and '中山医院' not in rows[0], rows
+    sao.page.screenshot(path=str(out_dir / 'institution-signals.png'))
