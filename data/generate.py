@@ -720,6 +720,12 @@ def generate(scale=1.0, seed=42, reference_date=REFERENCE_DATE, log=None):
     plan = Plan(scale, seed, reference_date)
     _log(log, "plan built in %.1fs", time.monotonic() - started)
     if already_loaded(plan):
+        # A database loaded before ct_inspection was activated gets the
+        # inspection history on its own.
+        if ('ct.inspection' in dict(pool.iterobject())
+                and not pool.get('ct.inspection').search([], limit=1)):
+            return _sibling('inspections').generate_inspections(
+                seed, reference_date, bulk_insert, allocate_ids, log=log)
         return None
 
     def public(row):

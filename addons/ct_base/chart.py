@@ -59,7 +59,14 @@ class Chart:
         return static_dir(self.module)
 
 
-CHARTS = {}
+if __name__ == 'trytond.modules.ct_base.chart':
+    CHARTS = {}
+else:
+    # The same file imported a second time under another name (pytest
+    # imports the tests' packages from addons/ as ct_base...): one registry,
+    # or the routes registered by the second copy would not know the charts
+    # of the other modules.
+    from trytond.modules.ct_base.chart import CHARTS  # noqa: E402
 
 
 def register_chart(name, *, module, title, data, script):

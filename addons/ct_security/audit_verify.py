@@ -19,8 +19,14 @@ def main(argv=None):
         default=os.environ.get('TRYTOND_CONFIG'))
     parser.add_argument('-d', '--database', dest='database', required=True)
     args = parser.parse_args(argv)
-    if args.config:
+    if args.config and os.environ.get('TRYTOND_CONFIG') != args.config:
+        # Importing this package (routes, trytond.wsgi) fixed the database
+        # backend from the default configuration already: start again with
+        # the configuration in the environment, read at trytond's import.
         os.environ['TRYTOND_CONFIG'] = args.config
+        os.execv(sys.executable, [  # noqa: S606
+                sys.executable, '-m', __spec__.name,
+                *(sys.argv[1:] if argv is None else argv)])
 
     from trytond import config
     if args.config:
