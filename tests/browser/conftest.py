@@ -85,8 +85,11 @@ with Transaction().start(database, 0) as transaction:
                         'conclusion': 'rectify', 'judgement': '整改后评定',
                         }])
             Inspection.start([inspection])
+            # Markup in a text field must show as text, never run
             Defect.create([{'inspection': inspection.id,
-                        'severity': 'major', 'description': '原始记录修改未留痕'}])
+                        'severity': 'critical', 'description': '原始记录修改未留痕'
+                        '<img src=x onerror=alert(1)><script>alert(2)'
+                        '</script>'}])
             Inspection.conclude([inspection])
     if 'ct.risk.rule' in dict(pool.iterobject()):
         Rule = pool.get('ct.risk.rule')
