@@ -5,14 +5,36 @@ import io
 import os
 import unittest
 
+from trytond import backend
 from trytond.tests.test_tryton import (
+    DB_NAME,
     doctest_checker,
     doctest_setup,
     doctest_teardown,
 )
+from trytond.transaction import Transaction
 
 OPTIONFLAGS = (doctest.REPORT_ONLY_FIRST_FAILURE | doctest.ELLIPSIS
     | doctest.IGNORE_EXCEPTION_DETAIL)
+
+
+def release_test_database():
+    """Close the connections left to the test database (PostgreSQL)
+
+    A scenario starts by dropping the test database and creating it again
+    from the cached template; an idle connection kept by an earlier test
+    (a pooled one, a job's or a route's) makes the DROP fail with
+    "database is being accessed by other users".
+    """
+    if backend.name != 'postgresql':
+        return
+    backend.Database(DB_NAME).close()
+    with Transaction().start(
+            None, 0, close=True, autocommit=True) as transaction:
+        cursor = transaction.connection.cursor()
+        cursor.execute(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+            'WHERE datname = %s AND pid <> pg_backend_pid()', (DB_NAME,))
 
 
 def scenario_test_case(package, path):
@@ -32,6 +54,7 @@ def scenario_test_case(package, path):
 
     def make_test(scenario):
         def test(self):
+            release_test_database()
             suite = doctest.DocFileSuite(
                 scenario, package=package,
                 setUp=doctest_setup, tearDown=doctest_teardown,
