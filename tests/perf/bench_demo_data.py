@@ -14,34 +14,10 @@ counts.  The database is dropped at the end unless --keep.
 import argparse
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from urllib.parse import urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
-
-
-def run(cmd, env=None, **kwargs):
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True,
-        cwd=ROOT, **kwargs)
-    if result.returncode:
-        sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return result
-
-
-def pg_admin(uri, sql):
-    import psycopg
-    parts = urlsplit(uri)
-    conninfo = uri.rstrip('/') + '/postgres' if not parts.path.strip('/') \
-        else uri
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql)
+from scratch_db import run, scratch_database
 
 
 def main(argv=None):
@@ -55,45 +31,20 @@ def main(argv=None):
         help="keep the database")
     options = parser.parse_args(argv)
 
-    tmp = tempfile.mkdtemp(prefix='ctbench-')
-    name = options.name or f'ctbench_{os.getpid()}'
-    sqlite = options.uri.startswith('sqlite')
-    conf = os.path.join(tmp, 'trytond.conf')
-    with open(conf, 'w') as fp:
-        fp.write(f"[database]\nuri = {options.uri}\npath = {tmp}\n"
-            "language = zh_CN\n")
-    password = os.path.join(tmp, 'pw')
-    with open(password, 'w') as fp:
-        fp.write('admin\n')
-    env = dict(os.environ, TRYTONPASSFILE=password)
-    env.pop('TRYTOND_DATABASE_URI', None)
-    env.pop('TRYTOND_DATABASE__URI', None)
-    if sqlite:
-        open(os.path.join(tmp, f'{name}.sqlite'), 'w').close()
-    else:
-        pg_admin(options.uri, f'CREATE DATABASE "{name}"')
-    try:
-        started = time.monotonic()
-        admin = os.path.join(BIN, 'trytond-admin')
-        run([admin, '-c', conf, '-d', name, '--all',
-                '--email', 'admin@example.com'], env=env)
-        run([admin, '-c', conf, '-d', name, '-u', 'ct_base',
-                '--activate-dependencies'], env=env)
-        setup = time.monotonic() - started
-
+    with scratch_database(options.uri, 'ctbench', ['ct_base'],
+            name=options.name, keep=options.keep) as db:
         started = time.monotonic()
         result = run([sys.executable, os.path.join('data', 'generate.py'),
-                '-c', conf, '-d', name, '--scale', str(options.scale),
-                '--seed', str(options.seed)], env=env)
+                '-c', db.conf, '-d', db.name, '--scale', str(options.scale),
+                '--seed', str(options.seed)], env=db.env)
         total = time.monotonic() - started
         out = result.stdout + result.stderr
         match = re.search(r'loaded scale \S+ seed \S+ in ([\d.]+)s', out)
         load = float(match.group(1)) if match else float('nan')
         rows = re.search(r'^rows: (.*)$', out, re.M)
-        backend = 'sqlite' if sqlite else 'postgresql'
-        print(f"backend {backend} scale {options.scale:g} "
+        print(f"backend {db.backend} scale {options.scale:g} "
             f"seed {options.seed}")
-        print(f"database setup (trytond-admin): {setup:.1f}s")
+        print(f"database setup (trytond-admin): {db.setup:.1f}s")
         print(f"load (one transaction, commit included): {load:.1f}s")
         print(f"generate.py process (+ imports, pool, counts): "
             f"{total:.1f}s")
@@ -105,13 +56,6 @@ def main(argv=None):
             print("rows:")
             for item in rows.group(1).split(', '):
                 print(f"  {item}")
-    finally:
-        if not options.keep:
-            if not sqlite:
-                pg_admin(options.uri, f'DROP DATABASE IF EXISTS "{name}"')
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept database {name} (config {conf})")
     return 0
 
 

@@ -14,11 +14,11 @@ Prints the parse+import time, the progress values seen and the counts.
 import argparse
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
+
+from scratch_db import scratch_database
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -39,104 +39,80 @@ def main(argv=None):
     parser.add_argument('--keep', action='store_true')
     options = parser.parse_args(argv)
 
-    bench = load('bench_demo_data', os.path.join(HERE, 'bench_demo_data.py'))
     maker = load('make_nmpa_workbook',
         os.path.join(HERE, 'make_nmpa_workbook.py'))
     samples = load('nmpa_make_samples',
         os.path.join(ROOT, 'data', 'samples', 'make_samples.py'))
 
-    tmp = tempfile.mkdtemp(prefix='ctnmpa-')
-    name = f'ctnmpa_{os.getpid()}'
-    sqlite = options.uri.startswith('sqlite')
-    conf = os.path.join(tmp, 'trytond.conf')
-    with open(conf, 'w') as fp:
-        fp.write(f"[database]\nuri = {options.uri}\npath = {tmp}\n"
-            "language = zh_CN\n")
-    password = os.path.join(tmp, 'pw')
-    with open(password, 'w') as fp:
-        fp.write('admin\n')
-    env = dict(os.environ, TRYTONPASSFILE=password)
-    env.pop('TRYTOND_DATABASE_URI', None)
-    if sqlite:
-        open(os.path.join(tmp, f'{name}.sqlite'), 'w').close()
-    else:
-        bench.pg_admin(options.uri, f'CREATE DATABASE "{name}"')
-    try:
-        admin = os.path.join(bench.BIN, 'trytond-admin')
-        bench.run([admin, '-c', conf, '-d', name, '--all',
-                '--email', 'admin@example.com'], env=env)
-        bench.run([admin, '-c', conf, '-d', name, '-u', 'ct_inspection',
-                '--activate-dependencies'], env=env)
-        path = os.path.join(tmp, 'nmpa_50k.xlsx')
-        started = time.monotonic()
-        errors = maker.write(path, options.rows)
-        print(f"workbook: {options.rows} rows ({errors} malformed) "
-            f"written in {time.monotonic() - started:.1f}s, "
-            f"{os.path.getsize(path) / 1e6:.1f} MB")
+    with scratch_database(options.uri, 'ctnmpa', ['ct_inspection'],
+            keep=options.keep) as db:
+        return bench(db, options, maker, samples)
 
-        from trytond import config
-        config.update_etc(conf)
-        os.environ.pop('TRYTOND_DATABASE_URI', None)
-        from trytond.pool import Pool
-        from trytond.transaction import Transaction
-        Pool.start()
-        pool = Pool(name)
-        pool.init()
-        with Transaction().start(name, 1) as transaction:
-            Institution = pool.get('ct.institution')
-            Batch = pool.get('ct.nmpa.batch')
-            Job = pool.get('ct.job')
-            Institution.create(
-                [v.copy() for v in samples.SAMPLE_INSTITUTION_VALUES])
-            with open(path, 'rb') as fp:
-                batch = Batch._new('nmpa_50k.xlsx', fp.read(), True, {})
-            job = Job.launch('nmpa_import', '国家局数据导入（性能测试）',
-                'ct.nmpa.batch|run_import', [batch])
-            batch_id, job_id = batch.id, job.id
-            transaction.commit()
 
-        seen, done = [], threading.Event()
+def bench(db, options, maker, samples):
+    "Import a generated workbook as a job in db; print times and counts"
+    name, conf, tmp, sqlite = db.name, db.conf, db.directory, db.sqlite
+    path = os.path.join(tmp, 'nmpa_50k.xlsx')
+    started = time.monotonic()
+    errors = maker.write(path, options.rows)
+    print(f"workbook: {options.rows} rows ({errors} malformed) "
+        f"written in {time.monotonic() - started:.1f}s, "
+        f"{os.path.getsize(path) / 1e6:.1f} MB")
 
-        def watch():
-            while not done.is_set():
-                with Transaction().start(name, 0, readonly=True):
-                    job = pool.get('ct.job')(job_id)
-                    seen.append((round(time.monotonic() - started, 1),
-                            job.state, job.progress))
-                done.wait(1.0)
-        watcher = threading.Thread(target=watch, daemon=True)
-        started = time.monotonic()
-        if not sqlite:
-            watcher.start()
-        with Transaction().start(name, 0):
-            pool.get('ct.job')._run(job_id)
-        elapsed = time.monotonic() - started
-        done.set()
-        with Transaction().start(name, 0, readonly=True):
-            job = pool.get('ct.job')(job_id)
-            batch = pool.get('ct.nmpa.batch')(batch_id)
-            Defect = pool.get('ct.inspection.defect')
-            print(f"backend {'sqlite' if sqlite else 'postgresql'}: "
-                f"job {job.state} in {elapsed:.1f}s "
-                f"(progress {job.progress}%)")
-            print(f"batch: read {batch.rows_read}, imported "
-                f"{batch.rows_imported}, rejected {batch.rows_rejected}, "
-                f"duplicates {batch.rows_duplicate}, inspections "
-                f"{batch.inspections_created}, defects "
-                f"{Defect.search_count([])}")
-            print(f"message: {batch.message}")
-        if seen:
-            print("progress seen by another session (s, state, %): "
-                + ', '.join(f'{t}/{s}/{p}' for t, s, p in seen[::5]))
-    finally:
-        if not options.keep:
-            if not sqlite:
-                bench.pg_admin(options.uri,
-                    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
-                    f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-                bench.pg_admin(options.uri,
-                    f'DROP DATABASE IF EXISTS "{name}"')
-            shutil.rmtree(tmp, ignore_errors=True)
+    from trytond import config
+    config.update_etc(conf)
+    os.environ.pop('TRYTOND_DATABASE_URI', None)
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    Pool.start()
+    pool = Pool(name)
+    pool.init()
+    with Transaction().start(name, 1) as transaction:
+        Institution = pool.get('ct.institution')
+        Batch = pool.get('ct.nmpa.batch')
+        Job = pool.get('ct.job')
+        Institution.create(
+            [v.copy() for v in samples.SAMPLE_INSTITUTION_VALUES])
+        with open(path, 'rb') as fp:
+            batch = Batch._new('nmpa_50k.xlsx', fp.read(), True, {})
+        job = Job.launch('nmpa_import', '国家局数据导入（性能测试）',
+            'ct.nmpa.batch|run_import', [batch])
+        batch_id, job_id = batch.id, job.id
+        transaction.commit()
+
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            with Transaction().start(name, 0, readonly=True):
+                job = pool.get('ct.job')(job_id)
+                seen.append((round(time.monotonic() - started, 1),
+                        job.state, job.progress))
+            done.wait(1.0)
+    watcher = threading.Thread(target=watch, daemon=True)
+    started = time.monotonic()
+    if not sqlite:
+        watcher.start()
+    with Transaction().start(name, 0):
+        pool.get('ct.job')._run(job_id)
+    elapsed = time.monotonic() - started
+    done.set()
+    with Transaction().start(name, 0, readonly=True):
+        job = pool.get('ct.job')(job_id)
+        batch = pool.get('ct.nmpa.batch')(batch_id)
+        Defect = pool.get('ct.inspection.defect')
+        print(f"backend {'sqlite' if sqlite else 'postgresql'}: "
+            f"job {job.state} in {elapsed:.1f}s "
+            f"(progress {job.progress}%)")
+        print(f"batch: read {batch.rows_read}, imported "
+            f"{batch.rows_imported}, rejected {batch.rows_rejected}, "
+            f"duplicates {batch.rows_duplicate}, inspections "
+            f"{batch.inspections_created}, defects "
+            f"{Defect.search_count([])}")
+        print(f"message: {batch.message}")
+    if seen:
+        print("progress seen by another session (s, state, %): "
+            + ', '.join(f'{t}/{s}/{p}' for t, s, p in seen[::5]))
     return 0
 
 
