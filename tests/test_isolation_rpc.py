@@ -4,9 +4,8 @@ The requests go through the real WSGI application (login, session header,
 dispatcher), so access rights and record rules are checked exactly as for
 the web client.
 """
-import base64
-import json
 
+from trytond.modules.ct_base.tests.tools import JSONRPCMixin
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
@@ -14,8 +13,9 @@ PASSWORD = 'Isolation#Test2026'
 MODELS = ['ct.institution', 'ct.specialty', 'ct.investigator', 'ct.trial']
 
 
-class InstitutionIsolationRPCTestCase(RouteTestCase):
+class InstitutionIsolationRPCTestCase(JSONRPCMixin, RouteTestCase):
     "Institution isolation through JSON-RPC"
+    PASSWORD = PASSWORD
     module = 'ct_base'
 
     @classmethod
@@ -62,26 +62,6 @@ class InstitutionIsolationRPCTestCase(RouteTestCase):
                     'password': PASSWORD,
                     'groups': [('add', [group('group_regulator')])],
                     }])
-
-    def rpc(self, client, method, params, session=None):
-        headers = {'Content-Type': 'application/json'}
-        if session:
-            login, user_id, key = session
-            token = base64.b64encode(
-                f'{login}:{user_id}:{key}'.encode()).decode()
-            headers['Authorization'] = f'Session {token}'
-        response = client.post(
-            f'/{self.db_name}/rpc/', headers=headers,
-            data=json.dumps({'id': 1, 'method': method, 'params': params}))
-        self.assertEqual(response.status_code, 200, response.data)
-        return json.loads(response.data)
-
-    def login(self, client, login):
-        result = self.rpc(client, 'common.db.login',
-            [login, {'password': PASSWORD}, 'en'])
-        self.assertNotIn('error', result, result)
-        user_id, key = result['result'][:2]
-        return (login, user_id, key)
 
     def ids_by_institution(self, client, session, model):
         field = 'id' if model == 'ct.institution' else 'institution'

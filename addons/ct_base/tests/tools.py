@@ -1,7 +1,9 @@
 """Test helpers shared by the ct_* modules."""
+import base64
 import doctest
 import glob
 import io
+import json
 import os
 import unittest
 
@@ -73,3 +75,31 @@ def scenario_test_case(package, path):
 
     attrs = {make_test(s).__name__: make_test(s) for s in scenarios}
     return type('ScenarioTestCase', (unittest.TestCase,), attrs)
+
+
+class JSONRPCMixin:
+    """JSON-RPC calls through the WSGI application for RouteTestCase
+    subclasses; ``PASSWORD`` is the password of their test users."""
+    PASSWORD = None
+
+    def rpc(self, client, method, params, session=None, status=200):
+        headers = {'Content-Type': 'application/json'}
+        if session:
+            login, user_id, key = session
+            token = base64.b64encode(
+                f'{login}:{user_id}:{key}'.encode()).decode()
+            headers['Authorization'] = f'Session {token}'
+        response = client.post(
+            f'/{self.db_name}/rpc/', headers=headers,
+            data=json.dumps({'id': 1, 'method': method, 'params': params}))
+        self.assertEqual(response.status_code, status, response.data)
+        if status == 200:
+            return json.loads(response.data)
+
+    def login(self, client, login):
+        "Return the session (login, user id, key) of login"
+        result = self.rpc(client, 'common.db.login',
+            [login, {'password': self.PASSWORD}, 'en'])
+        self.assertNotIn('error', result, result)
+        user_id, key = result['result'][:2]
+        return (login, user_id, key)

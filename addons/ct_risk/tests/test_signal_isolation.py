@@ -7,14 +7,16 @@ import base64
 import json
 from urllib.parse import quote
 
+from trytond.modules.ct_base.tests.tools import JSONRPCMixin
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
 PASSWORD = 'Signal#Isolation2026'
 
 
-class SignalIsolationRPCTestCase(RouteTestCase):
+class SignalIsolationRPCTestCase(JSONRPCMixin, RouteTestCase):
     "Risk signal isolation through JSON-RPC"
+    PASSWORD = PASSWORD
     module = 'ct_risk'
 
     @classmethod
@@ -58,27 +60,6 @@ class SignalIsolationRPCTestCase(RouteTestCase):
                 for i in [a, b] for n in range(2)])
         signals = Signal.search([('fingerprint', 'like', '%-0')])
         Signal.apply_action(signals, 'push', {})
-
-    def rpc(self, client, method, params, session=None, status=200):
-        headers = {'Content-Type': 'application/json'}
-        if session:
-            login, user_id, key = session
-            token = base64.b64encode(
-                f'{login}:{user_id}:{key}'.encode()).decode()
-            headers['Authorization'] = f'Session {token}'
-        response = client.post(
-            f'/{self.db_name}/rpc/', headers=headers,
-            data=json.dumps({'id': 1, 'method': method, 'params': params}))
-        self.assertEqual(response.status_code, status, response.data)
-        if status == 200:
-            return json.loads(response.data)
-
-    def login(self, client, login):
-        result = self.rpc(client, 'common.db.login',
-            [login, {'password': PASSWORD}, 'en'])
-        self.assertNotIn('error', result, result)
-        user_id, key = result['result'][:2]
-        return (login, user_id, key)
 
     def signals(self, client, session, domain=None):
         result = self.rpc(client, 'model.ct.risk.signal.search_read',
